@@ -1,0 +1,129 @@
+"""The ``mailmove`` command: bulk work for support staff on a customer's behalf.
+
+Exit codes are a contract for support scripts: 0 success, 1 problems found
+(validation errors, a check that is not green, failed items), 2 usage error or
+unreadable input, with a one-line reason on stderr and never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from mailmove import __version__
+from mailmove.config import Config, load_config, masked
+from mailmove.errors import MailmoveError
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+
+Handler = Callable[[argparse.Namespace, Config], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
+
+
+def _pending(issue: str) -> Handler:
+    """Subcommands whose engine is not in this version say so instead of pretending."""
+
+    def handler(args: argparse.Namespace, _config: Config) -> int:
+        print(
+            f"mailmove {args.command}: not available in this version yet ({issue})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+
+    return handler
+
+
+def _cmd_config(args: argparse.Namespace, config: Config) -> int:
+    print(json.dumps(masked(config), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,  # so "mailmove --config X cmd" and "cmd --config X" both work
+        help="configuration file (default: $MAILMOVE_CONFIG, then ./mailmove.yaml, "
+        "then the embedded demo defaults)",
+    )
+    parser = _Parser(prog="mailmove", description=__doc__.splitlines()[0], parents=[common])
+    parser.add_argument("--version", action="version", version=f"mailmove {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def add(name: str, help_text: str, handler: Handler) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, parents=[common])
+        p.set_defaults(handler=handler)
+        return p
+
+    add("config", "print the configuration in force, secrets masked", _cmd_config)
+
+    p = add("validate", "check address and forwarding lists", _pending("address lists"))
+    p.add_argument("addresses")
+    p.add_argument("--forwards", metavar="FILE")
+    p.add_argument("--domain", action="append", default=[])
+    p.add_argument("--json", action="store_true")
+
+    for name, help_text in (
+        ("plan", "show what provisioning would change"),
+        ("apply", "provision the lists into PostfixAdmin"),
+    ):
+        p = add(name, help_text, _pending("provisioning"))
+        p.add_argument("addresses")
+        p.add_argument("--forwards", metavar="FILE")
+        p.add_argument("--server", metavar="NAME")
+        p.add_argument("--json", action="store_true")
+        if name == "apply":
+            p.add_argument("--yes", action="store_true")
+
+    p = add("records", "the DNS records a domain needs", _pending("DNS records"))
+    p.add_argument("domain")
+    p.add_argument("--server", metavar="NAME")
+    p.add_argument("--format", choices=("json", "zone", "table"), default="table")
+
+    p = add("check", "live DNS propagation check", _pending("propagation check"))
+    p.add_argument("domain")
+    p.add_argument("--server", metavar="NAME")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--watch", type=int, metavar="SECONDS")
+
+    p = add("instructions", "per-user pages for fetching old mail", _pending("old mail"))
+    p.add_argument("addresses")
+    p.add_argument("--server", metavar="NAME")
+    p.add_argument("--old-host")
+    p.add_argument("--switch-at")
+    p.add_argument("--out", metavar="DIR")
+    p.add_argument("--lang", choices=("ja", "en"), default="ja")
+
+    p = add("sweep", "server-side retrieval of old mail", _pending("old mail"))
+    p.add_argument("action", choices=("start", "status", "stop"))
+    p.add_argument("--server", metavar="NAME")
+    p.add_argument("--domain", action="append", default=[])
+    p.add_argument("--old-host")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(getattr(args, "config", None))
+        handler: Handler = args.handler
+        return handler(args, config)
+    except MailmoveError as exc:
+        print(f"mailmove {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"mailmove {args.command}: interrupted", file=sys.stderr)
+        return 130

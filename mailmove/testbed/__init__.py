@@ -1,0 +1,1 @@
+"""Real local services (DNS) that tests and the demo run against instead of fakes."""
