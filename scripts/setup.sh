@@ -55,4 +55,6 @@ if [[ ! -e "$stamp" ]]; then
 fi
 
 # The PostfixAdmin 3.3.13 PHP tree, from Debian's package, unpacked into .cache/ (no /etc changes).
-.venv/bin/python -m mailmove.testbed.postfixadmin --ensure-tree "$ROOT/.cache"
+# apt-get download needs fresh package lists: refresh them once if it fails.
+.venv/bin/python -m mailmove.testbed.postfixadmin --ensure-tree "$ROOT/.cache" \
+  || { as_root apt-get update -q && .venv/bin/python -m mailmove.testbed.postfixadmin --ensure-tree "$ROOT/.cache"; }

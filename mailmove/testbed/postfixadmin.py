@@ -24,6 +24,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -585,3 +586,23 @@ def _stop_all() -> None:
     for proc in list(_live.values()):
         with contextlib.suppress(Exception):
             _stop_process(proc)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m mailmove.testbed.postfixadmin --ensure-tree DIR``: used by scripts/setup.sh."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mailmove.testbed.postfixadmin")
+    parser.add_argument("--ensure-tree", metavar="CACHE_DIR", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        tree = ensure_tree(args.ensure_tree)
+    except TestbedError as exc:
+        print(f"setup: {exc}", file=sys.stderr)
+        return 1
+    print(f"setup: PostfixAdmin tree at {tree}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
