@@ -34,7 +34,7 @@ Transport = Literal["udp", "tcp", "doh"]
 DEMO_PFA_PORT = 8931
 DEMO_AUTH_DNS = ("127.0.0.2", 5302)
 DEMO_CACHE_DNS = ("127.0.0.3", 5303)
-DEMO_STATE_DIR = REPO_ROOT / "var" / "demo"
+DEMO_STATE_DIR = Path(os.environ.get("MAILMOVE_DEMO_STATE_DIR", REPO_ROOT / "var" / "demo"))
 
 
 @dataclass(frozen=True)

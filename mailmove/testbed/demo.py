@@ -112,7 +112,7 @@ def running_services(state_dir: Path) -> Iterator[tuple[PostfixAdminInstance, De
         yield pfa, accounts
 
 
-def banner(app_url: str, pfa_url: str, accounts: DemoAccounts) -> str:
+def banner(app_url: str, pfa_url: str, accounts: DemoAccounts, state_dir: Path) -> str:
     customers = "\n".join(
         f"    {admin:28} {accounts.customer_password}" for admin in CUSTOMERS.values()
     )
@@ -122,7 +122,7 @@ def banner(app_url: str, pfa_url: str, accounts: DemoAccounts) -> str:
         f"  Sign in as support staff:\n    {SUPERADMIN:28} {accounts.superadmin_password}\n\n"
         f"  Demo PostfixAdmin: {pfa_url}  DNS: {DEMO_AUTH_DNS[0]}:{DEMO_AUTH_DNS[1]} "
         f"(authoritative), {DEMO_CACHE_DNS[0]}:{DEMO_CACHE_DNS[1]} (cache)\n"
-        f"  State: {DEMO_STATE_DIR} (reused next time). Press Ctrl-C to stop everything.\n"
+        f"  State: {state_dir} (reused next time). Press Ctrl-C to stop everything.\n"
     )
 
 
@@ -133,9 +133,12 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="demo", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8501, help="the app's port (default 8501)")
+    parser.add_argument(
+        "--state-dir", type=Path, default=DEMO_STATE_DIR, help=f"default {DEMO_STATE_DIR}"
+    )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    state_dir = DEMO_STATE_DIR
+    state_dir = args.state_dir.resolve()
     try:
         with running_services(state_dir) as (pfa, accounts):
             app = StreamlitApp(
@@ -144,11 +147,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # The app runs on the embedded defaults, whatever mailmove.yaml says.
                 env={
                     "MAILMOVE_CONFIG": DEMO,
+                    "MAILMOVE_DEMO_STATE_DIR": str(state_dir),
                     "MAILMOVE_DEMO_PFA_PASSWORD": accounts.superadmin_password,
                 },
             )
             with app:
-                print(banner(app.url, pfa.url, accounts), flush=True)
+                print(banner(app.url, pfa.url, accounts, state_dir), flush=True)
                 app.wait()
     except KeyboardInterrupt:
         print("\nmailmove demo: stopped.", file=sys.stderr)
