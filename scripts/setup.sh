@@ -12,7 +12,7 @@ MODE="${1:-run}"
 # and CJK fonts so Japanese pages render in screenshots.
 DEBS=(python3 python3-venv php-cli php-sqlite3 php-mbstring php-imap knot knot-dnsutils unbound sqlite3)
 if [[ "$MODE" == "--dev" ]]; then
-  DEBS+=(chromium fonts-noto-cjk)
+  DEBS+=(chromium fonts-noto-cjk postgresql)
 fi
 
 missing=()

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.dns",
     "tests.fixtures.postfixadmin",
+    "tests.fixtures.postgres",
 ]
