@@ -8,6 +8,11 @@ those domains, and PostfixAdmin enforces the same scope again on its side.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -47,17 +52,56 @@ class SignInError(MailmoveError):
         self.reason = reason
 
 
+_PBKDF2_ROUNDS = 600_000
+
+
+def hash_password(password: str, *, rounds: int = _PBKDF2_ROUNDS) -> str:
+    """A staff password hash for secrets.toml: ``pbkdf2_sha256$rounds$salt$digest``."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, rounds)
+    b64 = base64.b64encode
+    return f"pbkdf2_sha256${rounds}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, hashed: str) -> bool:
+    try:
+        scheme, rounds, salt, digest = hashed.split("$")
+        if scheme != "pbkdf2_sha256":
+            return False
+        expected = base64.b64decode(digest)
+        got = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(rounds))
+    except ValueError:
+        return False
+    return hmac.compare_digest(got, expected)
+
+
 def sign_in(
     server: Server,
     username: str,
     password: str,
     *,
+    staff_accounts: Mapping[str, str] | None = None,
     session: requests.Session | None = None,
 ) -> tuple[Identity, PostfixAdminClient]:
-    """Check the credentials against PostfixAdmin and read the admin's domains."""
+    """Check the credentials and read the domains this user may act on.
+
+    Customers and PostfixAdmin superadmins are checked by PostfixAdmin itself.
+    Staff accounts from secrets.toml are checked here, then act through the
+    server's configured staff PostfixAdmin account.
+    """
+    user = username.strip().lower()
+    hashed = (staff_accounts or {}).get(user)
+    if hashed is not None:
+        if not verify_password(password, hashed):
+            raise SignInError("failed")
+        pfa = server.postfixadmin
+        if not (pfa.username and pfa.password):
+            raise SignInError("unreachable")
+        identity, client = sign_in(server, pfa.username, pfa.password, session=session)
+        return Identity(user, server.name, True, identity.domains), client
     client = PostfixAdminClient(server.postfixadmin.url, session=session)
     try:
-        admin = client.login(username.strip().lower(), password)
+        admin = client.login(user, password)
         domains = tuple(sorted(d.name for d in client.list_domains()))
     except LoginFailed:
         raise SignInError("failed") from None

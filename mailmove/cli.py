@@ -48,6 +48,26 @@ def _cmd_config(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def _cmd_staff_hash(args: argparse.Namespace, config: Config) -> int:
+    """Print a hash for secrets.toml's [staff_accounts]; the password is read, never echoed."""
+    import getpass
+
+    from mailmove.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("staff password: ")
+        if getpass.getpass("again: ") != password:
+            print("mailmove staff-hash: the passwords differ", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 12:
+        print("mailmove staff-hash: use at least 12 characters", file=sys.stderr)
+        return EXIT_USAGE
+    print(hash_password(password))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -68,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     add("config", "print the configuration in force, secrets masked", _cmd_config)
+    add("staff-hash", "hash a staff password for secrets.toml [staff_accounts]", _cmd_staff_hash)
 
     p = add("validate", "check address and forwarding lists", _pending("address lists"))
     p.add_argument("addresses")

@@ -118,6 +118,9 @@ class Config:
     store: str
     timezone: str = "Asia/Tokyo"
     source: str = "embedded demo defaults"
+    # Support staff who sign in without a PostfixAdmin account: user -> password hash
+    # (``mailmove staff-hash``), from secrets.toml's [staff_accounts], never from the YAML.
+    staff_accounts: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def server(self, name: str | None = None) -> Server:
         """The named server, or the only one when there is just one."""
@@ -221,7 +224,17 @@ def parse_config(
     if not isinstance(store, str) or "://" not in store:
         raise ConfigError("store: a database URL such as sqlite:///var/state/mailmove.db")
     tz = _str(top.get("timezone", "Asia/Tokyo"), "timezone")
-    return Config(servers=servers, dns=dns, store=store, timezone=tz, source=source)
+    staff = (secrets or {}).get("staff_accounts", {})
+    if not isinstance(staff, dict) or not all(isinstance(v, str) for v in staff.values()):
+        raise ConfigError('secrets.toml [staff_accounts]: user = "pbkdf2_sha256$..." lines')
+    return Config(
+        servers=servers,
+        dns=dns,
+        store=store,
+        timezone=tz,
+        source=source,
+        staff_accounts={str(k).lower(): v for k, v in staff.items()},
+    )
 
 
 def _read_secrets(path: Path) -> dict[str, Any]:

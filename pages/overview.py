@@ -1,21 +1,23 @@
-"""Where the migration stands and what to do next."""
+"""Where the migration stands, what to do next, and whether it is safe to switch."""
 
 import streamlit as st
 
-from mailmove.steps import next_step
-from mailmove.ui import frame
+from mailmove.ui import frame, overview
 
 t = frame.tr()
 who = frame.require_identity()
 st.title(t("overview.title"))
-st.write(t("overview.intro"))
 
-step = next_step(frozenset())
-if step is not None:
-    st.info(t("overview.next", step=t(step.title_key)))
-
-st.subheader(t("overview.domains"))
-if not who.domains:
-    st.warning(t("overview.no_domains"))
+project = frame.current_project(who)
+if project is None and who.is_staff:
+    st.info(t("overview.staff_pick"))
+    st.page_link("pages/staff.py", label=t("nav.staff"))
+elif project is None:
+    st.write(t("overview.intro"))
+    if not who.domains:
+        st.warning(t("overview.no_domains"))
+    else:
+        st.table({t("overview.domain_col"): list(who.domains)}, hide_index=True)
+        overview.create_form(who)
 else:
-    st.table({t("overview.domain_col"): list(who.domains)}, hide_index=True)
+    overview.render(who, project)

@@ -33,7 +33,12 @@ if submitted:
     else:
         try:
             with st.spinner(t("signin.submit")):
-                who, client = sign_in(frame.config().server(server_name), username, password)
+                who, client = sign_in(
+                    frame.config().server(server_name),
+                    username,
+                    password,
+                    staff_accounts=frame.config().staff_accounts,
+                )
         except SignInError as err:
             st.error(t(f"signin.{err.reason}"))
         else:

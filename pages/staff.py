@@ -1,8 +1,8 @@
-"""Support staff: every project, and the audit log."""
+"""Support staff: every project, filterable; open one to walk a customer through it."""
 
 import streamlit as st
 
-from mailmove.ui import frame
+from mailmove.ui import frame, staff
 
 t = frame.tr()
 who = frame.require_identity()
@@ -11,7 +11,8 @@ if not who.is_staff:
     st.error(t("staff.only"))
     st.stop()
 
-st.info(t("staff.empty"))
+staff.project_console(who)
+
 st.subheader(t("staff.recent_activity"))
 events = frame.store().recent_events(limit=50)
 st.table(

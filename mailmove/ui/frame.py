@@ -18,6 +18,7 @@ from mailmove.auth import Identity, is_idle
 from mailmove.config import Config, load_config
 from mailmove.i18n import DEFAULT_LANG, LANGS, Lang, Translator, normalise_lang
 from mailmove.postfixadmin import PostfixAdminClient
+from mailmove.projects import Project, ProjectNotFound, Projects
 from mailmove.steps import STEPS, step_for_page
 from mailmove.store import Store
 
@@ -27,6 +28,8 @@ _IDENTITY = "mm_identity"
 _CLIENT = "mm_pfa_client"
 _LAST_SEEN = "mm_last_seen"
 _NOTICE = "mm_notice"
+_PROJECT = "mm_project_id"
+_SCREEN_SHARE = "mm_screen_share"
 
 
 @st.cache_resource(show_spinner=False)
@@ -98,6 +101,9 @@ def remember_sign_in(who: Identity, client: PostfixAdminClient) -> None:
 
 def sign_out(*, notice: str | None = None) -> None:
     who: Identity | None = st.session_state.pop(_IDENTITY, None)
+    # Everything of this user goes, not only the sign-in: lists, project choice, results.
+    for key in [k for k in st.session_state if str(k).startswith("mm_") and k != _NOTICE]:
+        del st.session_state[key]
     client: PostfixAdminClient | None = st.session_state.pop(_CLIENT, None)
     st.session_state.pop(_LAST_SEEN, None)
     if client is not None:
@@ -117,10 +123,47 @@ def pop_notice() -> str | None:
 def account_box(who: Identity) -> None:
     t = tr()
     role = t("signin.role_staff") if who.is_staff else t("signin.role_customer")
-    st.sidebar.caption(f"{t('signin.signed_in_as', user=who.username)} ({role})")
+    st.sidebar.text(f"{t('signin.signed_in_as', user=who.username)} ({role})")
+    if _SCREEN_SHARE not in st.session_state:
+        st.session_state[_SCREEN_SHARE] = who.is_staff  # on by default for staff
+    st.sidebar.toggle(t("frame.screen_share"), key=_SCREEN_SHARE, help=t("frame.screen_share_help"))
+    if screen_share():
+        # Larger type for a shared screen. Secrets are not hidden by CSS: helpers never
+        # render them at all while this mode is on (see screen_share()).
+        st.html("<style>html, .stMarkdown, .stTable { font-size: 1.18rem; }</style>")
     if st.sidebar.button(t("signin.sign_out"), key="sign_out"):
         sign_out()
         st.rerun()
+
+
+def screen_share() -> bool:
+    """True while the screen may be seen by others: passwords are never rendered."""
+    return bool(st.session_state.get(_SCREEN_SHARE, False))
+
+
+def projects(who: Identity) -> Projects:
+    return Projects(store(), who)
+
+
+def current_project(who: Identity) -> Project | None:
+    """The project this session works on: chosen by staff, the customer's own otherwise."""
+    chosen = st.session_state.get(_PROJECT)
+    if chosen is not None:
+        try:
+            return projects(who).get(int(chosen))
+        except ProjectNotFound:
+            st.session_state.pop(_PROJECT, None)
+    if who.is_staff:
+        return None
+    open_projects = [p for p in projects(who).list() if p.done_at is None]
+    return open_projects[0] if open_projects else None
+
+
+def choose_project(project_id: int | None) -> None:
+    if project_id is None:
+        st.session_state.pop(_PROJECT, None)
+    else:
+        st.session_state[_PROJECT] = project_id
 
 
 def step_header(url_path: str) -> None:

@@ -58,7 +58,14 @@ def test_pages_show_no_literal_text(path: Path) -> None:
             owner = owner.value
         if not (isinstance(owner, ast.Name) and owner.id in {"st", "col"}):
             continue
-        if node.func.attr in {"Page", "set_page_config", "form", "navigation"}:
+        if node.func.attr in {
+            "Page",
+            "set_page_config",
+            "form",
+            "navigation",
+            "page_link",
+            "switch_page",
+        }:
             continue  # file paths, form keys; titles are checked below
         for arg in node.args:
             if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.strip():
