@@ -63,3 +63,15 @@ def test_project_lifecycle_across_customers_and_staff(page: Page, app_world: App
     expect(page.get_by_text("Support (staff@mailmove.test) allowed the switch")).to_be_visible()
     assert_no_error(page)
     screenshot(page, "en-overview-override")
+
+
+def test_urls_and_query_parameters_select_nothing(page: Page, app_world: AppWorld) -> None:
+    """Project choice lives only in the signed-in session, never in a URL someone can edit."""
+    a, b = app_world.customer_a, app_world.customer_b
+    sign_in(page, app_world.url, b)
+    for path in ("overview?project=1", "overview?project_id=1", f"?domain={a.domain}"):
+        page.goto(app_world.url + path)
+        # A new page load is a new session: signed out, and nothing of A's shows.
+        expect(page.get_by_role("heading", name=t("signin.title", "ja"))).to_be_visible()
+        assert a.domain not in page.content()
+        assert_no_error(page)

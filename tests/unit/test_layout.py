@@ -37,3 +37,32 @@ def test_app_is_the_router() -> None:
     assert "st.navigation(" in source
     for page in (ROOT / "pages").glob("*.py"):
         assert f'"pages/{page.name}"' in source, f"{page.name} is not routed"
+
+
+def test_nothing_user_specific_is_cached_across_sessions() -> None:
+    """st.cache_data/cache_resource are shared by every session of the process: only the
+    configuration and the database handle may live there, never a user's data."""
+    allowed = {("mailmove/ui/frame.py", "config"), ("mailmove/ui/frame.py", "store")}
+    found: set[tuple[str, str]] = set()
+    for path in [*(ROOT / "mailmove").rglob("*.py"), *(ROOT / "pages").glob("*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        decorators = {
+            id(sub)
+            for fn in ast.walk(tree)
+            if isinstance(fn, ast.FunctionDef)
+            for deco in fn.decorator_list
+            for sub in ast.walk(deco)
+        }
+        for node in ast.walk(tree):
+            if id(node) in decorators:
+                continue
+            if isinstance(node, ast.FunctionDef):
+                for deco in node.decorator_list:
+                    target = deco.func if isinstance(deco, ast.Call) else deco
+                    if isinstance(target, ast.Attribute) and target.attr.startswith("cache"):
+                        found.add((str(path.relative_to(ROOT)), node.name))
+            elif isinstance(node, ast.Attribute) and node.attr in {"cache_data", "cache_resource"}:
+                if isinstance(node.value, ast.Name) and node.value.id == "st":
+                    found.add((str(path.relative_to(ROOT)), "<direct use>"))
+    assert found - allowed == set()
+    assert ("mailmove/ui/frame.py", "config") in found  # the scan works
