@@ -68,6 +68,12 @@ def _cmd_staff_hash(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def _run_records(args: argparse.Namespace, config: Config) -> int:
+    from mailmove.records.cli import run_records
+
+    return run_records(args, config)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -108,10 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "apply":
             p.add_argument("--yes", action="store_true")
 
-    p = add("records", "the DNS records a domain needs", _pending("DNS records"))
+    p = add("records", "the DNS records a domain needs", _run_records)
     p.add_argument("domain")
     p.add_argument("--server", metavar="NAME")
     p.add_argument("--format", choices=("json", "zone", "table"), default="table")
+    p.add_argument("--rua", metavar="ADDRESS", help="where DMARC reports go (new DMARC only)")
 
     p = add("check", "live DNS propagation check", _pending("propagation check"))
     p.add_argument("domain")

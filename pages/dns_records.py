@@ -1,10 +1,5 @@
-"""The DNS records step: empty until its issue lands; says what to do first."""
+"""The DNS records step: what to set, in which order and when, per domain (issue #5)."""
 
-import streamlit as st
+from mailmove.ui import records
 
-from mailmove.ui import frame
-
-t = frame.tr()
-frame.require_identity()
-st.title(t("dns.title"))
-st.info(t("dns.empty"))
+records.render_page()
