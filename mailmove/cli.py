@@ -68,6 +68,12 @@ def _cmd_staff_hash(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+def _run_validate(args: argparse.Namespace, config: Config) -> int:
+    from mailmove.lists.cli import run_validate
+
+    return run_validate(args, config)
+
+
 def _run_records(args: argparse.Namespace, config: Config) -> int:
     from mailmove.records.cli import run_records
 
@@ -96,10 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     add("config", "print the configuration in force, secrets masked", _cmd_config)
     add("staff-hash", "hash a staff password for secrets.toml [staff_accounts]", _cmd_staff_hash)
 
-    p = add("validate", "check address and forwarding lists", _pending("address lists"))
-    p.add_argument("addresses")
-    p.add_argument("--forwards", metavar="FILE")
-    p.add_argument("--domain", action="append", default=[])
+    p = add("validate", "check address and forwarding lists", _run_validate)
+    p.add_argument("addresses", help="address list (.csv, .tsv, .txt, .xlsx; - for stdin)")
+    p.add_argument("--forwards", metavar="FILE", help="a separate forwarding list")
+    p.add_argument("--domain", action="append", default=[], help="a domain of this migration")
+    p.add_argument("--server", metavar="NAME", help="whose password policy applies")
+    p.add_argument("--lang", choices=("ja", "en"), help="language of the messages")
+    p.add_argument(
+        "--generate-passwords",
+        action="store_true",
+        help="give mailboxes without a password a generated one instead of an error",
+    )
     p.add_argument("--json", action="store_true")
 
     for name, help_text in (
