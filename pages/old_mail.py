@@ -1,10 +1,10 @@
-"""The old mail step: empty until its issue lands; says what to do first."""
+"""The old mail step: per-user instructions and server-side retrieval (mailmove/ui/oldmail.py)."""
 
 import streamlit as st
 
-from mailmove.ui import frame
+from mailmove.ui import frame, oldmail
 
 t = frame.tr()
-frame.require_identity()
+who = frame.require_identity()
 st.title(t("old_mail.title"))
-st.info(t("old_mail.empty"))
+oldmail.render(who)
