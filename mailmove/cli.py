@@ -74,6 +74,38 @@ def _run_validate(args: argparse.Namespace, config: Config) -> int:
     return run_validate(args, config)
 
 
+def _run_instructions(args: argparse.Namespace, config: Config) -> int:
+    from mailmove.oldmail.cli import cmd_instructions
+
+    return cmd_instructions(args, config)
+
+
+def _run_sweep(args: argparse.Namespace, config: Config) -> int:
+    from mailmove.oldmail.cli import cmd_sweep
+
+    return cmd_sweep(args, config)
+
+
+def _run_provision(args: argparse.Namespace, config: Config) -> int:
+    """plan/apply: read and validate the lists, then hand them to the provisioning engine."""
+    from mailmove.lists import ListReadError, Options, check_files
+    from mailmove.plan import Desired
+    from mailmove.provision_cli import cli_lang, run_apply, run_plan
+
+    server = config.server(getattr(args, "server", None))
+    lang = cli_lang()
+    try:
+        result = check_files(args.addresses, args.forwards, Options(policy=server.password_policy))
+    except ListReadError as exc:
+        raise MailmoveError(exc.message(lang)) from None
+    for issue in result.errors:
+        where = f"{issue.file}:{issue.row}:{issue.column}"
+        print(f"{where}: {issue.message(lang)} [{issue.code}]", file=sys.stderr)
+    desired = Desired.from_lists(result)
+    run = run_plan if args.command == "plan" else run_apply
+    return run(args, config, desired)
+
+
 def _run_records(args: argparse.Namespace, config: Config) -> int:
     from mailmove.records.cli import run_records
 
@@ -119,13 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
         ("plan", "show what provisioning would change"),
         ("apply", "provision the lists into PostfixAdmin"),
     ):
-        p = add(name, help_text, _pending("provisioning"))
+        p = add(name, help_text, _run_provision)
         p.add_argument("addresses")
         p.add_argument("--forwards", metavar="FILE")
         p.add_argument("--server", metavar="NAME")
         p.add_argument("--json", action="store_true")
         if name == "apply":
-            p.add_argument("--yes", action="store_true")
+            p.add_argument("--yes", action="store_true", help="also change conflicting objects")
 
     p = add("records", "the DNS records a domain needs", _run_records)
     p.add_argument("domain")
@@ -139,19 +171,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--watch", type=int, metavar="SECONDS")
 
-    p = add("instructions", "per-user pages for fetching old mail", _pending("old mail"))
+    p = add("instructions", "per-user pages for fetching old mail", _run_instructions)
     p.add_argument("addresses")
     p.add_argument("--server", metavar="NAME")
-    p.add_argument("--old-host")
-    p.add_argument("--switch-at")
+    p.add_argument("--old-host", help="the old POP server: its host name (matches its certificate)")
+    p.add_argument("--switch-at", metavar="ISO-TIME", help="when MX was (or will be) switched")
     p.add_argument("--out", metavar="DIR")
     p.add_argument("--lang", choices=("ja", "en"), default="ja")
+    p.add_argument("--port", type=int, choices=(995, 110), default=995)
+    p.add_argument(
+        "--protocol", choices=("imap", "pop3"), default="imap", help="how the new account is set up"
+    )
+    p.add_argument("--clients", nargs="+", metavar="CLIENT", help="only these mail programs")
+    p.add_argument("--margin-hours", type=int, metavar="N")
+    p.add_argument("--no-setup-files", action="store_true")
+    p.add_argument("--include-passwords", action="store_true")
 
-    p = add("sweep", "server-side retrieval of old mail", _pending("old mail"))
+    p = add("sweep", "server-side retrieval of old mail", _run_sweep)
     p.add_argument("action", choices=("start", "status", "stop"))
     p.add_argument("--server", metavar="NAME")
     p.add_argument("--domain", action="append", default=[])
     p.add_argument("--old-host")
+    p.add_argument("--addresses", metavar="FILE", help="the list with passwords (start only)")
+    p.add_argument("--port", type=int, choices=(995, 110), default=995)
+    p.add_argument("--no-tls", action="store_true")
+    p.add_argument("--delete", action="store_true", help="delete fetched mail on the old server")
+    p.add_argument("--poll", type=int, metavar="MIN")
+    p.add_argument("--days", type=int, metavar="N", help="remove the jobs after N days")
+    p.add_argument("--check-login", action="store_true")
+    p.add_argument("--expired", action="store_true", help="stop: only jobs past their end date")
+    p.add_argument("--json", action="store_true")
     return parser
 
 

@@ -7,7 +7,7 @@ rendered by ``mailmove.ui.lists``. Nothing touches the server on this page.
 import streamlit as st
 
 from mailmove.lists import Options
-from mailmove.ui import frame
+from mailmove.ui import frame, provision
 from mailmove.ui import lists as ui
 
 t = frame.tr()
@@ -81,3 +81,7 @@ if forwards is not None:
     ui.review(forwards, checked, t, screen_share=screen_share)
 ui.revalidate_button(t)
 ui.continue_and_report(checked, t)
+
+kept = st.session_state.get(ui.RESULT_KEY)
+if kept is not None:
+    provision.section(who, project.id if project else None, kept)

@@ -10,9 +10,9 @@ MODE="${1:-run}"
 # Debian packages: PHP for the demo PostfixAdmin (served by php -S), Knot DNS and Unbound
 # for the local DNS test bed. Tests also need Chromium (never a browser Playwright downloads)
 # and CJK fonts so Japanese pages render in screenshots.
-DEBS=(python3 python3-venv php-cli php-sqlite3 php-mbstring php-imap knot knot-dnsutils unbound sqlite3)
+DEBS=(python3 python3-venv php-cli php-sqlite3 php-mbstring php-imap knot knot-dnsutils unbound sqlite3 fetchmail)
 if [[ "$MODE" == "--dev" ]]; then
-  DEBS+=(chromium fonts-noto-cjk postgresql)
+  DEBS+=(chromium fonts-noto-cjk postgresql dovecot-pop3d)
 fi
 
 missing=()
@@ -37,6 +37,10 @@ if ((${#missing[@]})); then
   fi
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
   if [[ -n "$guard" ]]; then as_root rm -f /usr/sbin/policy-rc.d; fi
+  # On a systemd host, keep the packaged system services off at boot too.
+  if [[ -d /run/systemd/system ]]; then
+    as_root systemctl disable --now knot unbound dovecot postgresql 2>/dev/null || true
+  fi
 fi
 
 # Python packages, pinned, in a project venv. Reinstalled only when the pins change.

@@ -4,5 +4,6 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.dns",
     "tests.fixtures.postfixadmin",
+    "tests.fixtures.pop3",
     "tests.fixtures.postgres",
 ]

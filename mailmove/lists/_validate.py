@@ -128,8 +128,11 @@ def _address_row(run: _Run, source: ListInput, r: Record) -> None:
             run.error(file, row, col_a, "catch_all_mailbox", address=display_address(key))
             return
         kind: _ClaimKind = "alias"
-    elif has_targets and not password and keep is False:
+    elif has_targets and not password and keep is not True:
         kind = "alias"  # 転送のみ with no password: a forward-only address
+        if keep is None:
+            # No password and no keep-a-copy cell: nothing to keep a copy in, so forward only.
+            run.warn(file, row, col_a, "forward_only_assumed", address=display_address(addr.value))
     else:
         kind = "mailbox"
     _domain_in_migration(run, file, row, col_a, key)
