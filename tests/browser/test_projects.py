@@ -56,7 +56,9 @@ def test_project_lifecycle_across_customers_and_staff(page: Page, app_world: App
     expect(page.get_by_text(t("gate.closed", "ja"))).to_be_visible()
     expect(page.get_by_role("switch", name=t("frame.screen_share", "ja"))).to_be_checked()
     page.get_by_text(t("overview.override_title", "ja")).click()
-    page.get_by_role("textbox", name=t("overview.override_reason", "ja")).fill("お客様と電話で確認済み")
+    page.get_by_role("textbox", name=t("overview.override_reason", "ja")).fill(
+        "お客様と電話で確認済み"
+    )
     page.get_by_role("button", name=t("overview.override_submit", "ja")).click()
     expect(page.get_by_text("お客様と電話で確認済み").first).to_be_visible()
     switch_language(page, "English")

@@ -61,8 +61,12 @@ def test_nothing_user_specific_is_cached_across_sessions() -> None:
                     target = deco.func if isinstance(deco, ast.Call) else deco
                     if isinstance(target, ast.Attribute) and target.attr.startswith("cache"):
                         found.add((str(path.relative_to(ROOT)), node.name))
-            elif isinstance(node, ast.Attribute) and node.attr in {"cache_data", "cache_resource"}:
-                if isinstance(node.value, ast.Name) and node.value.id == "st":
-                    found.add((str(path.relative_to(ROOT)), "<direct use>"))
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr in {"cache_data", "cache_resource"}
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "st"
+            ):
+                found.add((str(path.relative_to(ROOT)), "<direct use>"))
     assert found - allowed == set()
     assert ("mailmove/ui/frame.py", "config") in found  # the scan works
