@@ -30,19 +30,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
 
 
-def _pending(issue: str) -> Handler:
-    """Subcommands whose engine is not in this version say so instead of pretending."""
-
-    def handler(args: argparse.Namespace, _config: Config) -> int:
-        print(
-            f"mailmove {args.command}: not available in this version yet ({issue})",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-
-    return handler
-
-
 def _cmd_config(args: argparse.Namespace, config: Config) -> int:
     print(json.dumps(masked(config), ensure_ascii=False, indent=2))
     return EXIT_OK
@@ -106,6 +93,12 @@ def _run_provision(args: argparse.Namespace, config: Config) -> int:
     return run(args, config, desired)
 
 
+def _run_check(args: argparse.Namespace, config: Config) -> int:
+    from mailmove.propagation.cli import run_check
+
+    return run_check(args, config)
+
+
 def _run_records(args: argparse.Namespace, config: Config) -> int:
     from mailmove.records.cli import run_records
 
@@ -165,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("json", "zone", "table"), default="table")
     p.add_argument("--rua", metavar="ADDRESS", help="where DMARC reports go (new DMARC only)")
 
-    p = add("check", "live DNS propagation check", _pending("propagation check"))
+    p = add("check", "live DNS propagation check", _run_check)
     p.add_argument("domain")
     p.add_argument("--server", metavar="NAME")
     p.add_argument("--json", action="store_true")

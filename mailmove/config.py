@@ -109,6 +109,7 @@ class DnsSettings:
     resolvers: tuple[Nameserver, ...] = ()
     # None means "auto": find the authoritative servers from the parent's delegation.
     authoritative: tuple[Nameserver, ...] | None = None
+    refresh_s: float = 30.0  # how often the propagation page checks again by itself
 
 
 @dataclass(frozen=True)
@@ -396,7 +397,15 @@ def _dns(data: dict[str, Any]) -> DnsSettings:
         )
     else:
         raise ConfigError("dns.authoritative: auto, or a list of {name, address, port}")
-    return DnsSettings(timeout_s=float(timeout), resolvers=resolvers, authoritative=authoritative)
+    refresh = data.get("refresh_s", 30)
+    if isinstance(refresh, bool) or not isinstance(refresh, int | float) or refresh <= 0:
+        raise ConfigError("dns.refresh_s: a positive number of seconds")
+    return DnsSettings(
+        timeout_s=float(timeout),
+        resolvers=resolvers,
+        authoritative=authoritative,
+        refresh_s=float(refresh),
+    )
 
 
 def masked(config: Config) -> dict[str, Any]:
@@ -422,6 +431,7 @@ def masked(config: Config) -> dict[str, Any]:
         ],
         "dns": {
             "timeout_s": config.dns.timeout_s,
+            "refresh_s": config.dns.refresh_s,
             "resolvers": [
                 f"{r.name} {r.address}:{r.port}/{r.transport}" for r in config.dns.resolvers
             ],

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +87,7 @@ class DnsUnavailable(MailmoveError):
     """No server that could answer did: nothing can be said about the name."""
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and called for every question a check asks
 def absolute(name: str) -> str:
     """``Example.JP`` -> ``example.jp.``; an IDN becomes its ASCII (A-label) form.
 
@@ -102,6 +104,7 @@ def plain(name: str) -> str:
     return absolute(name).rstrip(".") or "."
 
 
+@functools.lru_cache(maxsize=4096)
 def is_subdomain(name: str, parent: str) -> bool:
     """True when ``name`` equals ``parent`` or lies below it."""
     return dns.name.from_text(absolute(name)).is_subdomain(dns.name.from_text(absolute(parent)))
@@ -255,7 +258,8 @@ def _failure(
     started: float,
     queried_at: float,
 ) -> Answer:
-    status: Status = "timeout" if isinstance(exc, dns.exception.Timeout) else "error"
+    timed_out = isinstance(exc, (dns.exception.Timeout, TimeoutError, *_HTTP_TIMEOUTS))
+    status: Status = "timeout" if timed_out else "error"
     detail = "" if status == "timeout" else (type(exc).__name__ + (f": {exc}" if str(exc) else ""))
     return Answer(
         server=server,
@@ -269,7 +273,28 @@ def _failure(
     )
 
 
-_QUERY_ERRORS = (dns.exception.DNSException, OSError, ValueError, ImportError, EOFError)
+# DNS over HTTPS goes through httpx2 (dnspython's ``doh`` extra), whose errors are its own:
+# a DoH resolver that cannot be reached must be "couldn't check" like any other.
+try:
+    import httpx2
+
+    _HTTP_ERRORS: tuple[type[BaseException], ...] = (
+        httpx2.HTTPError,
+        httpx2.InvalidURL,
+        httpx2.StreamError,
+    )
+    _HTTP_TIMEOUTS: tuple[type[BaseException], ...] = (httpx2.TimeoutException,)
+except ImportError:  # without the extra, dnspython raises its own NoDOH (a DNSException)
+    _HTTP_ERRORS = _HTTP_TIMEOUTS = ()
+
+_QUERY_ERRORS = (
+    dns.exception.DNSException,
+    OSError,
+    ValueError,
+    ImportError,
+    EOFError,
+    *_HTTP_ERRORS,
+)
 
 
 def query(server: Nameserver, qname: str, rdtype: str, *, timeout: float, rd: bool) -> Answer:

@@ -22,6 +22,7 @@ from mailmove.store import (
     Event,
     Store,
     dns_checks,
+    dns_ttl_observations,
     project_domains,
     projects,
     verified_addresses,
@@ -252,6 +253,69 @@ class Projects:
                 .limit(limit)
             ).all()
         return [(_aware(r.at) or _now(), r.domain, r.overall) for r in reversed(rows)]
+
+    def dns_results(
+        self, project_id: int, domain: str, limit: int = 500
+    ) -> list[tuple[datetime, str]]:
+        """(when, the check's JSON) for one domain, oldest first: the propagation history."""
+        self.get(project_id)
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(dns_checks.c.at, dns_checks.c.result)
+                .where(dns_checks.c.project_id == project_id, dns_checks.c.domain == domain)
+                .order_by(dns_checks.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [(_aware(r.at) or _now(), r.result) for r in reversed(rows)]
+
+    def observe_ttl(
+        self,
+        project_id: int,
+        domain: str,
+        *,
+        published_ttl: int | None,
+        lowered: bool,
+        at: datetime,
+    ) -> Project:
+        """Remember a domain's first published MX TTL and when it was first seen ≤300 s.
+
+        Once every domain of the project is lowered, the project records the TTL lowered
+        (:meth:`record_ttl_lowered`) with the highest first TTL as the old one: caches that
+        fetched before the change may keep the record that long.
+        """
+        project = self.get(project_id)
+        if domain not in project.domains:
+            raise ProjectNotFound
+        key = (dns_ttl_observations.c.project_id == project_id) & (
+            dns_ttl_observations.c.domain == domain
+        )
+        with self.store.engine.begin() as conn:
+            row = conn.execute(sa.select(dns_ttl_observations).where(key)).first()
+            if row is None:
+                conn.execute(
+                    dns_ttl_observations.insert().values(
+                        project_id=project_id,
+                        domain=domain,
+                        first_ttl_s=published_ttl,
+                        first_seen_at=at,
+                        lowered_at=at if lowered else None,
+                    )
+                )
+            elif lowered and row.lowered_at is None:
+                conn.execute(dns_ttl_observations.update().where(key).values(lowered_at=at))
+            rows = conn.execute(
+                sa.select(dns_ttl_observations).where(
+                    dns_ttl_observations.c.project_id == project_id
+                )
+            ).all()
+        seen = {r.domain: r for r in rows}
+        if project.ttl_lowered_at is None and all(
+            d in seen and seen[d].lowered_at is not None for d in project.domains
+        ):
+            old = max((seen[d].first_ttl_s or 0) for d in project.domains)
+            when = max(_aware(seen[d].lowered_at) or at for d in project.domains)
+            return self.record_ttl_lowered(project_id, old_ttl_s=old, at=when)
+        return self.get(project_id)
 
     def mark_switched(self, project_id: int, *, at: datetime | None = None) -> Project:
         self._update(project_id, mx_switched_at=at or _now())

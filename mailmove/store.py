@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from mailmove.errors import MailmoveError
+from mailmove.jobs import migrate_jobs
 
 metadata = sa.MetaData()
 
@@ -86,6 +87,19 @@ dns_checks = sa.Table(
     sa.Column("result", sa.Text, nullable=False),  # the check's JSON, as the CLI prints it
 )
 
+# What the propagation check saw of each domain's MX TTLs (migration 3): the first TTL
+# published, and when the authoritative servers first served it lowered (≤300 s). The
+# project's ttl_lowered_at / old_ttl_s are set from these once every domain is lowered.
+dns_ttl_observations = sa.Table(
+    "dns_ttl_observations",
+    metadata,
+    sa.Column("project_id", sa.Integer, sa.ForeignKey("projects.id"), primary_key=True),
+    sa.Column("domain", sa.String(255), primary_key=True),
+    sa.Column("first_ttl_s", sa.Integer, nullable=True),
+    sa.Column("first_seen_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("lowered_at", sa.DateTime(timezone=True), nullable=True),
+)
+
 
 def _v1(conn: Connection) -> None:
     """The audit log, as the first release had it (frozen: later columns come by migration)."""
@@ -108,8 +122,18 @@ def _v2(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE events ADD COLUMN project_id INTEGER"))
 
 
+def _v3(conn: Connection) -> None:
+    """The MX TTLs the propagation check observed, per project domain."""
+    dns_ttl_observations.create(conn)
+
+
+def _v4(conn: Connection) -> None:
+    """Provisioning jobs and their per-item results (no passwords): mailmove.jobs."""
+    migrate_jobs(conn)  # the job log owns its tables' shape
+
+
 # Append only: a released migration is never edited, a new one is added.
-MIGRATIONS: Sequence[Callable[[Connection], None]] = (_v1, _v2)
+MIGRATIONS: Sequence[Callable[[Connection], None]] = (_v1, _v2, _v3, _v4)
 
 
 class StoreError(MailmoveError):

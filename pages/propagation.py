@@ -1,10 +1,5 @@
-"""The propagation step: empty until its issue lands; says what to do first."""
+"""The propagation step: live lights per record and per resolver, and history (issue #6)."""
 
-import streamlit as st
+from mailmove.ui import propagation
 
-from mailmove.ui import frame
-
-t = frame.tr()
-frame.require_identity()
-st.title(t("propagation.title"))
-st.info(t("propagation.empty"))
+propagation.render_page()

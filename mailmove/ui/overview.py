@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import altair as alt
@@ -11,6 +12,7 @@ import streamlit as st
 from mailmove.auth import Identity
 from mailmove.gate import GateDecision, evaluate
 from mailmove.projects import Project, ProjectError
+from mailmove.propagation import project_gate_dns
 from mailmove.timeline import Timeline, build, local
 from mailmove.ui import frame
 
@@ -45,8 +47,36 @@ def create_form(who: Identity) -> None:
             st.rerun()
 
 
-def gate_decision(who: Identity, project: Project, now: datetime) -> GateDecision:
-    facts = frame.projects(who).gate_facts(project.id)
+# The gate's DNS facts are asked live from the authoritative servers; kept in this user's
+# session (never in a cache shared between users) for a short while, so clicking around the
+# Overview does not hit the customer's nameservers on every rerun.
+_GATE_DNS = "mm_gate_dns"
+GATE_DNS_MAX_AGE_S = 60.0
+
+
+def _gate_dns(who: Identity, project: Project) -> tuple[bool, bool | None]:
+    """(dmarc_strict, auth_visible) from a live check of the project's domains."""
+    remembered: dict[tuple[int, tuple[str, ...]], tuple[float, tuple[bool, bool | None]]] = (
+        st.session_state.setdefault(_GATE_DNS, {})
+    )
+    key = (project.id, project.domains)
+    hit = remembered.get(key)
+    if hit is not None and time.monotonic() - hit[0] < GATE_DNS_MAX_AGE_S:
+        return hit[1]
+    facts = project_gate_dns(frame.config(), frame.projects(who), project)
+    remembered[key] = (time.monotonic(), facts)
+    return facts
+
+
+def gate_decision(
+    who: Identity, project: Project, now: datetime, *, live: bool = True
+) -> GateDecision:
+    """``live=False`` (the staff console's list) uses only what is stored: no DNS queries
+    per listed project; the project's own Overview always asks the authoritative servers."""
+    dmarc_strict, auth_visible = _gate_dns(who, project) if live else (False, None)
+    facts = frame.projects(who).gate_facts(
+        project.id, dmarc_strict=dmarc_strict, auth_visible=auth_visible
+    )
     return evaluate(
         facts,
         now,

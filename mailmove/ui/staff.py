@@ -17,7 +17,7 @@ def _lights(who: Identity, project: Project, now: datetime) -> dict[str, str]:
     """Step key -> the light as a word (a table cell shows text, not colours)."""
     t = frame.tr()
     verified = frame.projects(who).verified(project.id)
-    timeline = build(project, verified, overview.gate_decision(who, project, now), now)
+    timeline = build(project, verified, overview.gate_decision(who, project, now, live=False), now)
     return {s.key: t(f"timeline.light.{s.light}") for s in timeline.steps}
 
 
