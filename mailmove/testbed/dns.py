@@ -14,7 +14,6 @@ import contextlib
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -34,6 +33,8 @@ import dns.rdatatype
 import dns.resolver
 import dns.tokenizer
 import dns.zonefile
+
+from mailmove.testbed._net import free_port
 
 KNOTD = "/usr/sbin/knotd"
 KNOTC = "/usr/sbin/knotc"
@@ -55,21 +56,6 @@ _serial_lock = threading.Lock()
 
 class DnsTestbedError(RuntimeError):
     """A test-bed daemon failed to start, to answer, or to apply a change (log tail included)."""
-
-
-def free_port(address: str) -> int:
-    """Return a port that is free for both UDP and TCP on ``address`` (DNS needs both)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((address, 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((address, port))
-                except OSError:
-                    continue
-                return port
-    raise DnsTestbedError(f"no port free for both UDP and TCP on {address}")
 
 
 def next_serial() -> int:

@@ -39,6 +39,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from mailmove.testbed._net import free_port
+
 DOVECOT = "/usr/sbin/dovecot"
 READY_TIMEOUT = 10.0
 _MAX_RUN_DIR = 60  # Dovecot puts unix sockets under base_dir; sun_path holds 108 bytes
@@ -52,13 +54,6 @@ _temp_dirs: list[Path] = []  # data dirs made outside base_dir; removed at exit
 
 class Pop3TestbedError(RuntimeError):
     """Dovecot did not start, answer or stop; the message carries the log tail."""
-
-
-def free_port(address: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((address, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _mail_owner() -> tuple[int, int, str, str]:

@@ -36,6 +36,7 @@ from types import TracebackType
 from typing import Self
 
 from mailmove.errors import MailmoveError
+from mailmove.testbed._net import free_port
 
 __all__ = [
     "CliError",
@@ -113,14 +114,6 @@ def ensure_tree(cache_dir: Path) -> Path:
                 raise TreeUnavailable(f"'dpkg -x' of {debs[-1].name} failed ({reason})")
             staging.rename(root)
     return tree
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """Ask the kernel for a currently unused TCP port on ``host``."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def php_literal(value: PhpValue) -> str:

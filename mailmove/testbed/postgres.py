@@ -14,7 +14,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from types import TracebackType
 from typing import Self
 
 from mailmove.errors import MailmoveError
+from mailmove.testbed._net import free_port
 
 _READY_TIMEOUT = 30.0
 
@@ -42,19 +42,13 @@ def _bin_dir() -> Path:
     return candidates[0].parent
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 class PostgresServer:
     """One cluster in ``base_dir``, database ``mailmove``, trust auth on 127.0.0.1 only."""
 
     def __init__(self, base_dir: Path, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.base_dir = base_dir.resolve()
         self.host = host
-        self.port = port or _free_port(host)
+        self.port = port or free_port(host)
         self.data_dir = self.base_dir / "data"
         self.log_path = self.base_dir / "postgres.log"
         self._bin = _bin_dir()

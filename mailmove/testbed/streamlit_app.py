@@ -8,7 +8,6 @@ from __future__ import annotations
 import atexit
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,18 +20,13 @@ from typing import Self
 
 from mailmove.config import REPO_ROOT
 from mailmove.errors import MailmoveError
+from mailmove.testbed._net import free_port
 
 _READY_TIMEOUT = 60.0
 
 
 class AppNotReady(MailmoveError):
     """Streamlit did not answer ``/_stcore/health`` with ``ok`` in time."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class StreamlitApp:

@@ -11,7 +11,6 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,28 +22,10 @@ from mailmove.jobs import MemoryJobLog
 from mailmove.plan import Desired, PlanOptions, scope_of
 from mailmove.postfixadmin import PostfixAdminClient, Rejected
 from mailmove.testbed.postfixadmin import PostfixAdminInstance
+from tests.desired import Fwd, Mbx
 from tests.fixtures.postfixadmin import PfaFactory
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass(frozen=True)
-class Mbx:
-    address: str
-    name: str = ""
-    password: str = field(default="Secret123", repr=False)
-    quota_mb: int | None = None
-    row: int = 0
-    generated_password: bool = False
-
-
-@dataclass(frozen=True)
-class Fwd:
-    address: str
-    targets: tuple[str, ...]
-    keep_copy: bool = False
-    catch_all: bool = False
-    row: int = 0
 
 
 def login(

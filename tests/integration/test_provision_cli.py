@@ -7,7 +7,6 @@ import logging
 import sqlite3
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -16,27 +15,9 @@ from mailmove.apply import ProvisionJob, plan_only
 from mailmove.plan import Desired
 from mailmove.postfixadmin import PostfixAdminCli, PostfixAdminClient, Rejected
 from mailmove.testbed.postfixadmin import PostfixAdminInstance
+from tests.desired import Fwd, Mbx
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass(frozen=True)
-class Mbx:
-    address: str
-    name: str = ""
-    password: str = field(default="Secret123", repr=False)
-    quota_mb: int | None = None
-    row: int = 0
-    generated_password: bool = False
-
-
-@dataclass(frozen=True)
-class Fwd:
-    address: str
-    targets: tuple[str, ...]
-    keep_copy: bool = False
-    catch_all: bool = False
-    row: int = 0
 
 
 PASSWORDS = ("Cli4Secret77", "Cli5Secret88")

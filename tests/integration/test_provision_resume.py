@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -21,30 +20,12 @@ from mailmove.jobs import SqlJobLog, migrate_jobs
 from mailmove.plan import Desired
 from mailmove.postfixadmin import PostfixAdminClient
 from mailmove.testbed.postfixadmin import PostfixAdminInstance
+from tests.desired import Fwd, Mbx
 from tests.fixtures.postfixadmin import PfaFactory
 
 pytestmark = pytest.mark.integration
 
 DOMAIN = "resume.test"
-
-
-@dataclass(frozen=True)
-class Mbx:
-    address: str
-    name: str = ""
-    password: str = field(default="Secret123", repr=False)
-    quota_mb: int | None = None
-    row: int = 0
-    generated_password: bool = False
-
-
-@dataclass(frozen=True)
-class Fwd:
-    address: str
-    targets: tuple[str, ...]
-    keep_copy: bool = False
-    catch_all: bool = False
-    row: int = 0
 
 
 def five_hundred() -> Desired:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -37,30 +37,12 @@ from mailmove.postfixadmin import (
     Outcome,
     Rejected,
 )
+from tests.desired import Fwd, Mbx
 
 ROOT = Path(__file__).parents[2]
 
 
 # -- the lists, as mailmove.lists shapes them ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Mbx:
-    address: str
-    name: str = ""
-    password: str = field(default="Secret123", repr=False)
-    quota_mb: int | None = None
-    row: int = 0
-    generated_password: bool = False
-
-
-@dataclass(frozen=True)
-class Fwd:
-    address: str
-    targets: tuple[str, ...]
-    keep_copy: bool = False
-    catch_all: bool = False
-    row: int = 0
 
 
 # -- a PostfixAdmin in a dict ----------------------------------------------------------------
