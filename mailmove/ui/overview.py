@@ -102,7 +102,7 @@ def render(who: Identity, project: Project) -> None:
     )
     st.info(t(timeline.next_key, **timeline.next_params))
     _steps(timeline)
-    _gate(decision)
+    gate_box(decision)
     if who.is_staff and not decision.open:
         _override_form(who, project)
     _chart(timeline, tz)
@@ -133,7 +133,7 @@ def _steps(timeline: Timeline) -> None:
             st.write(t(step.status_key, **step.params))
 
 
-def _gate(decision: GateDecision) -> None:
+def gate_box(decision: GateDecision) -> None:
     t = frame.tr()
     st.subheader(t("overview.gate_title"))
     if decision.open and decision.overridden_by:

@@ -7,6 +7,9 @@ DNS again, so clicking around does not hammer the customer's nameservers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 import streamlit as st
 
 from mailmove.auth import Identity
@@ -23,7 +26,7 @@ from mailmove.records import (
     zone_snippet,
     zone_value,
 )
-from mailmove.ui import frame
+from mailmove.ui import frame, overview
 
 _PLANS = "mm_record_plans"
 _ACTION_COLOUR = {"add": "green", "change": "orange", "delete": "red", "keep": "gray"}
@@ -54,7 +57,14 @@ def render_page() -> None:
     recheck = st.button(t("records.ui.recheck"), key="records_recheck")
     plan = _plan(who, domain, rua, fresh=recheck, t=t)
     if plan is not None:
-        show_plan(plan, t)
+        gate = None
+        if project is not None:
+            decision = overview.gate_decision(who, project, datetime.now(UTC))
+
+            def gate() -> None:
+                overview.gate_box(decision)
+
+        show_plan(plan, t, gate=gate)
 
 
 def _plan(who: Identity, domain: str, rua: str, *, fresh: bool, t: Translator) -> RecordPlan | None:
@@ -74,7 +84,7 @@ def _plan(who: Identity, domain: str, rua: str, *, fresh: bool, t: Translator) -
     return plans[key]
 
 
-def show_plan(plan: RecordPlan, t: Translator) -> None:
+def show_plan(plan: RecordPlan, t: Translator, *, gate: Callable[[], None] | None = None) -> None:
     """Notices, the earliest switch time, one table per step, and the zone download."""
     at = plan.switch_not_before.strftime("%Y-%m-%d %H:%M %Z")
     st.caption(t("records.ui.computed_at", at=plan.computed_at.strftime("%Y-%m-%d %H:%M %Z")))
@@ -86,7 +96,7 @@ def show_plan(plan: RecordPlan, t: Translator) -> None:
             _notice(notice, t)
     st.success(t("records.switch_not_before", at=at))
     for step in (1, 2, 3):
-        _step(plan, step, t)
+        _step(plan, step, t, gate if step == 3 else None)
     st.download_button(
         t("records.ui.download"),
         data=zone_snippet(plan, t.lang),
@@ -100,8 +110,12 @@ def _notice(notice: Notice, t: Translator) -> None:
     _SEVERITY[notice.severity](notice_text(notice, t.lang))
 
 
-def _step(plan: RecordPlan, step: int, t: Translator) -> None:
+def _step(
+    plan: RecordPlan, step: int, t: Translator, gate: Callable[[], None] | None = None
+) -> None:
     st.subheader(t(f"records.step.{step}.title"))
+    if gate is not None:
+        gate()  # the cutover gate: "do not switch yet" and why, or "you may switch now"
     if step == 3:
         st.warning(t("records.step.3.intro"))
     else:
