@@ -452,6 +452,7 @@ def _reveal_picker(
         tr("lists.review.reveal"),
         options=list(labels),
         format_func=labels.__getitem__,
+        placeholder=tr("app.choose"),
         key=key,
     )
     return set(chosen)

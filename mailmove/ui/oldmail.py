@@ -177,6 +177,7 @@ def _pages_tab(
         options=list(CLIENT_IDS),
         default=list(CLIENT_IDS),
         format_func=lambda c: tr(client(c).name),
+        placeholder=tr("app.choose"),
         key=_K + "clients",
     )
     generated = sum(1 for m in mailboxes if m.generated_password)

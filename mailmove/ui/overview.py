@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import altair as alt
 import pandas as pd
@@ -32,7 +33,10 @@ def create_form(who: Identity) -> None:
     st.write(t("overview.start_intro"))
     with st.form("create_project"):
         domains = st.multiselect(
-            t("overview.start_domains"), list(who.domains), default=list(who.domains)[:1]
+            t("overview.start_domains"),
+            list(who.domains),
+            default=list(who.domains)[:1],
+            placeholder=t("app.choose"),
         )
         old_host = st.text_input(t("overview.old_host"), help=t("overview.old_host_help"))
         old_ip = st.text_input(t("overview.old_ip"), help=t("overview.old_ip_help"))
@@ -173,8 +177,9 @@ def _chart(timeline: Timeline, tz: str) -> None:
         return
     data = pd.DataFrame(
         {
+            # Wall-clock time in the customer's zone (no offset: the browser shows it as is).
             "when": [
-                m.at.astimezone(datetime.now().astimezone().tzinfo) for m in timeline.milestones
+                m.at.astimezone(ZoneInfo(tz)).replace(tzinfo=None) for m in timeline.milestones
             ],
             "label": [t(f"timeline.milestone.{m.key}") for m in timeline.milestones],
             "kind": [

@@ -14,6 +14,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import altair as alt
 import pandas as pd
@@ -264,7 +265,9 @@ def _history(who: Identity, project_id: int, domain: str, t: Translator, tz: str
         return
     data = pd.DataFrame(
         {
-            "when": [at.astimezone(datetime.now().astimezone().tzinfo) for at, _ in saved],
+            # Wall-clock time in the customer's zone, without an offset: the browser's chart
+            # then shows it as is, whatever time zone the browser itself is in.
+            "when": [at.astimezone(ZoneInfo(tz)).replace(tzinfo=None) for at, _ in saved],
             "share": [round(100 * share_green(result), 1) for _, result in saved],
             "local": [local_time(at, tz, date=True) for at, _ in saved],
         }
