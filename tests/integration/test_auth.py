@@ -87,3 +87,33 @@ def test_password_hashes_verify_and_the_cli_makes_them() -> None:
     )
     assert verify_password("a-long-staff-password", made.stdout.strip())
     assert "a-long-staff-password" not in made.stdout
+
+
+def test_a_postfixadmin_answering_500_is_unreachable_not_a_crash() -> None:
+    """PHP fatal errors come back as HTTP 500: the customer is told to try again later."""
+    import http.server
+    import threading
+
+    class Broken(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(500)
+            self.end_headers()
+            self.wfile.write(b"PHP Fatal error: Uncaught Exception")
+
+        do_POST = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Broken)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/"
+        broken = Server("broken", PostfixAdminSettings(url=url), "198.51.100.25")
+        with pytest.raises(SignInError) as err:
+            sign_in(broken, "admin@auth-a.test", "Auth-pass-11")
+        assert err.value.reason == "unreachable"
+        assert "Auth-pass-11" not in str(err.value)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
