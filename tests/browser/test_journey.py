@@ -148,7 +148,7 @@ def test_customer_journey_in_japanese(page: Page, app_world: AppWorld) -> None:
         app_world.dns_auth.set_zone(DOMAIN, switched_zone(original))
         app_world.dns_cache.flush(DOMAIN)
         overall(page, "green")
-        expect(page.get_by_text(t("propagation.all_green", "ja"))).to_be_visible()
+        expect(page.get_by_text(t("propagation.all_green", "ja")).first).to_be_visible()
         assert_no_error(page)
         page.set_viewport_size({"width": 1280, "height": 3000})
         screenshot(page, "journey-ja-06-propagation-green")
