@@ -34,7 +34,7 @@ import dns.resolver
 import dns.tokenizer
 import dns.zonefile
 
-from mailmove.testbed._net import free_port
+from mailmove.testbed._os import free_port
 
 KNOTD = "/usr/sbin/knotd"
 KNOTC = "/usr/sbin/knotc"

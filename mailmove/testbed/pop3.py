@@ -27,7 +27,6 @@ import mailbox
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -39,7 +38,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from mailmove.testbed._net import free_port
+from mailmove.testbed._os import free_port, stop_group
 
 DOVECOT = "/usr/sbin/dovecot"
 READY_TIMEOUT = 10.0
@@ -273,19 +272,8 @@ service pop3-login {{
         proc, self._proc = self._proc, None
         with _running_lock:
             _running.discard(self)
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
         if proc is not None:
-            # Worker processes share the group; make sure none is left behind.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            stop_group(proc)  # workers share the group: none is left behind
 
     def log_tail(self, lines: int = 20) -> str:
         try:

@@ -36,7 +36,7 @@ from types import TracebackType
 from typing import Self
 
 from mailmove.errors import MailmoveError
-from mailmove.testbed._net import free_port
+from mailmove.testbed._os import free_port, stop_group
 
 __all__ = [
     "CliError",
@@ -549,23 +549,10 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)
-
-
 def _stop_process(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        # SIGINT is php -S's graceful stop: the master reaps its workers, then exits.
-        # (SIGTERM kills the master first and orphans the workers.)
-        _signal_group(proc, signal.SIGINT)
-        try:
-            proc.wait(timeout=_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc, signal.SIGKILL)
-            proc.wait()
-    # Safety net in case a worker outlived the master; the group must be gone.
-    _signal_group(proc, signal.SIGKILL)
+    # SIGINT is php -S's graceful stop: the master reaps its workers, then exits.
+    # (SIGTERM kills the master first and orphans the workers.)
+    stop_group(proc, signal.SIGINT, timeout=_STOP_TIMEOUT)
     _live.pop(proc.pid, None)
 
 

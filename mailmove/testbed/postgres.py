@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import Self
 
 from mailmove.errors import MailmoveError
-from mailmove.testbed._net import free_port
+from mailmove.testbed._os import free_port, stop_group
 
 _READY_TIMEOUT = 30.0
 
@@ -140,12 +140,7 @@ class PostgresServer:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
-        os.killpg(process.pid, signal.SIGINT)  # "fast" shutdown
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, signal.SIGINT, timeout=15)  # SIGINT: PostgreSQL's "fast" shutdown
 
     def __enter__(self) -> Self:
         return self.start()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import atexit
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from typing import Self
 
 from mailmove.config import REPO_ROOT
 from mailmove.errors import MailmoveError
-from mailmove.testbed._net import free_port
+from mailmove.testbed._os import free_port, stop_group
 
 _READY_TIMEOUT = 60.0
 
@@ -102,12 +101,7 @@ class StreamlitApp:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process, timeout=10)
 
     def wait(self) -> int:
         """Block until the app exits (the demo's foreground)."""
