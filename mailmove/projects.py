@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 
@@ -21,10 +21,12 @@ from mailmove.gate import GateFacts
 from mailmove.store import (
     Event,
     Store,
+    as_utc,
     dns_checks,
     dns_ttl_observations,
     project_domains,
     projects,
+    utc_now,
     verified_addresses,
 )
 
@@ -69,16 +71,6 @@ class VerifiedAddress:
     checked_at: datetime
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Projects:
     """The project store as one user may see it."""
 
@@ -121,7 +113,9 @@ class Projects:
                 .where(verified_addresses.c.project_id == project_id)
                 .order_by(verified_addresses.c.address)
             ).all()
-        return [VerifiedAddress(r.address, r.present, _aware(r.checked_at) or _now()) for r in rows]
+        return [
+            VerifiedAddress(r.address, r.present, as_utc(r.checked_at) or utc_now()) for r in rows
+        ]
 
     def audit(self, project_id: int, limit: int = 200) -> list[Event]:
         self.get(project_id)
@@ -159,7 +153,7 @@ class Projects:
             if not self.who.may_act_on(domain):
                 # Same words as for a domain nobody has: no hint about other customers.
                 raise ProjectError("projects.domain_not_yours", domain=domain)
-        now = _now()
+        now = utc_now()
         with self.store.engine.begin() as conn:
             busy = conn.execute(
                 sa.select(project_domains.c.domain)
@@ -206,7 +200,7 @@ class Projects:
             domain = address.rpartition("@")[2]
             if domain not in project.domains:
                 raise ProjectError("projects.address_outside", address=address)
-        when = at or _now()
+        when = at or utc_now()
         with self.store.engine.begin() as conn:
             conn.execute(
                 verified_addresses.delete().where(verified_addresses.c.project_id == project_id)
@@ -235,7 +229,7 @@ class Projects:
                 dns_checks.insert().values(
                     project_id=project_id,
                     domain=domain,
-                    at=_now(),
+                    at=utc_now(),
                     overall=overall,
                     result=result_json,
                 )
@@ -252,7 +246,7 @@ class Projects:
                 .order_by(dns_checks.c.id.desc())
                 .limit(limit)
             ).all()
-        return [(_aware(r.at) or _now(), r.domain, r.overall) for r in reversed(rows)]
+        return [(as_utc(r.at) or utc_now(), r.domain, r.overall) for r in reversed(rows)]
 
     def dns_results(
         self, project_id: int, domain: str, limit: int = 500
@@ -266,7 +260,7 @@ class Projects:
                 .order_by(dns_checks.c.id.desc())
                 .limit(limit)
             ).all()
-        return [(_aware(r.at) or _now(), r.result) for r in reversed(rows)]
+        return [(as_utc(r.at) or utc_now(), r.result) for r in reversed(rows)]
 
     def observe_ttl(
         self,
@@ -313,17 +307,17 @@ class Projects:
             d in seen and seen[d].lowered_at is not None for d in project.domains
         ):
             old = max((seen[d].first_ttl_s or 0) for d in project.domains)
-            when = max(_aware(seen[d].lowered_at) or at for d in project.domains)
+            when = max(as_utc(seen[d].lowered_at) or at for d in project.domains)
             return self.record_ttl_lowered(project_id, old_ttl_s=old, at=when)
         return self.get(project_id)
 
     def mark_switched(self, project_id: int, *, at: datetime | None = None) -> Project:
-        self._update(project_id, mx_switched_at=at or _now())
+        self._update(project_id, mx_switched_at=at or utc_now())
         self._log(project_id, "mx_switched")
         return self.get(project_id)
 
     def mark_done(self, project_id: int, *, at: datetime | None = None) -> Project:
-        self._update(project_id, done_at=at or _now())
+        self._update(project_id, done_at=at or utc_now())
         self._log(project_id, "done")
         return self.get(project_id)
 
@@ -337,7 +331,7 @@ class Projects:
             project_id,
             gate_override_by=self.who.username,
             gate_override_reason=reason.strip(),
-            gate_override_at=_now(),
+            gate_override_at=utc_now(),
         )
         self._log(project_id, "gate_override", reason.strip())
         return self.get(project_id)
@@ -362,7 +356,7 @@ class Projects:
             conn.execute(
                 projects.update()
                 .where(projects.c.id == project_id)
-                .values(updated_at=_now(), **values)
+                .values(updated_at=utc_now(), **values)
             )
 
     def _log(self, project_id: int, action: str, detail: str = "") -> None:
@@ -395,15 +389,15 @@ class Projects:
             server=str(m["server"]),
             domains=domains,
             created_by=str(m["created_by"]),
-            created_at=_aware(m["created_at"]) or _now(),
-            updated_at=_aware(m["updated_at"]) or _now(),
+            created_at=as_utc(m["created_at"]) or utc_now(),
+            updated_at=as_utc(m["updated_at"]) or utc_now(),
             old_host=str(m["old_host"]),
             old_ip=str(m["old_ip"]),
             old_ttl_s=m["old_ttl_s"],
-            ttl_lowered_at=_aware(m["ttl_lowered_at"]),
-            verified_at=_aware(m["verified_at"]),
-            mx_switched_at=_aware(m["mx_switched_at"]),
-            done_at=_aware(m["done_at"]),
+            ttl_lowered_at=as_utc(m["ttl_lowered_at"]),
+            verified_at=as_utc(m["verified_at"]),
+            mx_switched_at=as_utc(m["mx_switched_at"]),
+            done_at=as_utc(m["done_at"]),
             gate_override_by=m["gate_override_by"],
             gate_override_reason=m["gate_override_reason"],
         )

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import overload
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -176,7 +177,7 @@ class Store:
                     if number > current:
                         step(conn)
                         conn.execute(
-                            schema_version.insert().values(version=number, applied_at=_now())
+                            schema_version.insert().values(version=number, applied_at=utc_now())
                         )
                 return max(current, target)
         except sa.exc.OperationalError as exc:
@@ -199,7 +200,7 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(
                 events.insert().values(
-                    at=_now(),
+                    at=utc_now(),
                     actor=actor,
                     action=action,
                     domain=domain,
@@ -224,14 +225,20 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [
-            Event(_aware(r.at), r.actor, r.action, r.domain, r.detail, r.project_id) for r in rows
+            Event(as_utc(r.at), r.actor, r.action, r.domain, r.detail, r.project_id) for r in rows
         ]
 
 
-def _now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime) -> datetime:
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
+def as_utc(value: datetime | None) -> datetime | None:
     """SQLite hands datetimes back without their zone; everything we store is UTC."""
+    if value is None:
+        return None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
